@@ -102,6 +102,8 @@ def _rewrite_targets(text, nb_rel, page):
 def _show_doc_markdown(md):
     "nbdev's show_doc markdown for Sphinx: no Quarto-only source link; an anchor with nbdev's id for each name."
     md = _re_source_link.sub('', md)
+    # nbdev links names on every line, also inside the signature's code block: unlink them there
+    md = re.sub(r'```.*?```', lambda m: re.sub(r'\[(`[^`\n]+`)\]\([^)\s]+\)', r'\1', m.group(0)), md, flags=re.DOTALL)
     md = re.sub(r'\A\s*---\s*\n', '<hr class="hawcnb-showdoc">\n\n', md)   # a docutils transition cannot sit in an output
     def anchor(m):
         nm = m.group(2)
