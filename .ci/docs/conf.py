@@ -69,6 +69,17 @@ def _docments(app, what, name, obj, options, lines):
     if fields and not any(l.startswith(':param') for l in lines): lines += [''] + fields
 
 
+def _markdown_inline(app, what, name, obj, options, lines):
+    "nbdev docstrings are Markdown: make its inline code and links valid reStructuredText (`FieldSpec`s, [a](b))."
+    import re
+    def span(m):
+        after = m.string[m.end():m.end() + 1]
+        return m.group(1) + ('\\ ' if m.group(1) else '') + m.group(2) + ('\\ ' if after.isalnum() else '')
+    for i, l in enumerate(lines):
+        l = re.sub(r'\[([^\]\n`]+)\]\((\S+?)\)', r'`\1 <\2>`__', l)
+        lines[i] = re.sub(r'(\w?)(`[^`\n]+`(?:__)?)', span, l)
+
+
 def _code_role(name, rawtext, text, lineno, inliner, options=None, content=None):
     "Backticked text in a docstring: Python names go through `py:obj` (linked when documented), the rest is code."
     import re
@@ -82,6 +93,7 @@ def _code_role(name, rawtext, text, lineno, inliner, options=None, content=None)
 
 def setup(app):
     app.connect('autodoc-process-docstring', _docments)
+    app.connect('autodoc-process-docstring', _markdown_inline)
     app.add_role('hawcnb-code', _code_role)
 
 
