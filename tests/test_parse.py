@@ -1,5 +1,5 @@
 """hawcnb.parse and hawcnb.gridmap: exact inverses, the split, --legacy against the original algorithm, every --gen
-mode on XCDF files through the command, and the error paths (one line, exit 2, nothing written)."""
+mode on the toy simulator's XCDF files through the command, and the error paths (one line, exit 2, nothing written)."""
 import contextlib
 import io
 import json
@@ -31,11 +31,11 @@ def run(*argv):
 
 @pytest.fixture(scope='module')
 def hawc(tmp_path_factory):
-    """A HAWC/ folder: two gamma files, one proton file, layout.csv."""
+    """A HAWC/ folder from the toy simulator: two gamma files of 60 events, one proton file of 30, layout.csv."""
+    from hawcnb.simulate import simulate
     d = tmp_path_factory.mktemp('hawc')
-    for i in range(2): write_xcdf(d/'gamma'/f'run{i}.xcd', *synthetic_columns(LAY, 60, seed=20 + i), block_size=25)
-    write_xcdf(d/'proton'/'p.xcd', *synthetic_columns(LAY, 30, seed=30))
-    LAY.save(d/'layout.csv')
+    simulate('gamma', 120, seed=20, out_dir=d, events_per_file=60, progress=False)
+    simulate('proton', 30, seed=21, out_dir=d, events_per_file=30, progress=False)
     return d
 
 
