@@ -275,3 +275,12 @@ def test_events_npz_round_trip(hawc, tmp_path):
     np.testing.assert_array_equal(hits_to_images(*image_to_hits(ev.images, enc), enc), img)
     ev2 = read_events(tmp_path/'gamma_test_image_mapping_data_2.npy')        # a parse output with its metadata
     assert ev2.meta['encoding'] == m['encoding']
+
+
+def test_display_writes_figures(hawc, tmp_path):
+    for gen in ('layout', 'two-channel-map'):
+        rc, out, err = run('parse', '--hawc-dir', str(hawc), '--save-dir', str(tmp_path), '--gen', gen, '--display')
+        assert (rc, err) == (0, '')
+    names = sorted(p.name for p in (tmp_path/'plots').iterdir())
+    assert names == ['gamma_image_mapping_data_2_grid.png', 'gamma_image_mapping_data_2_hists.png',
+                     'gamma_image_mapping_data_2_pmts.png', 'gridmap.png', 'layout_2d.png', 'layout_3d.png']
