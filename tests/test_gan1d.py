@@ -69,3 +69,20 @@ def test_corrupt_checkpoint_resume_is_user_error(tmp_path):
     x, _ = gan1d.split_gamma_rows(gan1d.synthetic_gamma(100))
     with pytest.raises(gan1d.UserError, match='cannot read checkpoint'):
         gan1d.train(x, gan1d.GANConfig(**TINY), tmp_path, 1, progress=False)
+
+
+@pytest.mark.parametrize('nb, names', [
+    ('train_gan1d', {'model', 'data_path', 'out_dir', 'epochs', 'batch_size', 'lr', 'latent_dim', 'device', 'seed'}),
+    ('eval_gan1d', {'plain_checkpoint', 'cond_checkpoint', 'data_path', 'out_dir', 'device', 'seed'}),
+    ('ablation_gan1d', {'variants', 'data_path', 'out_dir', 'epochs'})])
+def test_papermill_sees_every_parameter(nb, names):
+    "papermill skips a parameter line holding two `=` (e.g. in its comment): every parameter must be visible to it."
+    import json
+    from conftest import ROOT
+    from hawcnb.runner import notebook_parameters
+    path = ROOT / 'nbs' / 'experiments' / f'{nb}.ipynb'
+    params = notebook_parameters(path)
+    assert names <= set(params)
+    cell = next(c for c in json.loads(path.read_text())['cells'] if 'parameters' in c['metadata'].get('tags', []))
+    assigned = [l.split('=')[0].strip() for l in ''.join(cell['source']).splitlines() if '=' in l and not l.lstrip().startswith('#')]
+    assert set(assigned) == set(params)
