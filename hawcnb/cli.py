@@ -13,6 +13,7 @@ __all__ = ['COMMANDS', 'usage', 'main']
 # %% ../nbs/99_cli.ipynb #aaa9e631
 COMMANDS = {  # name: (module, one-line help); the module exports `cli_<name>(argv)`
     'run': ('hawcnb.runner', 'execute a parameterized notebook from nbs/ with papermill into runs/'),
+    'xcdf': ('hawcnb.xcdf', 'inspect XCDF files like the C++ xcdf utility: info, dump, csv, count, comments, check'),
     'sample': ('hawcnb.sample', 'draw events from a trained model (gan1d, cgan1d, ...)'),
 }
 
