@@ -18,6 +18,7 @@ COMMANDS = {  # name: (module, one-line help); the module exports `cli_<name>(ar
     'parse': ('hawcnb.parse', 'XCDF files to numpy datasets: layout, 1-D parameters, 40x40 images (parse_hawc.py)'),
     'plot': ('hawcnb.plot', 'draw simulated or generated events (.npz) on the 40x40 grid and the PMT layout'),
     'xcdf': ('hawcnb.xcdf', 'inspect XCDF files like the C++ xcdf utility: info, dump, csv, count, comments, check'),
+    'sample': ('hawcnb.sample', 'draw events from a trained model (gan1d, cgan1d, ...)'),
 }
 
 # %% ../nbs/99_cli.ipynb #796a994e
