@@ -148,3 +148,87 @@ def test_pixel_block(n_pix, n_cond):
     for r in range(6):
         pb.start_row(_rows(u)[:, r])
         for c in range(7): _close(pb.step(_rows(x)[:, r, c], c, _rows(s)[:, r, c] if n_pix else None), ref[:, r, c])
+
+
+# ---------------------------------------------------------------- whole network and samplers
+from hawcnb.pixelcnn.model import PixelCNN, PixelCNNConfig, draw_noise, sample_naive
+from hawcnb.pixelcnn.fast import fast_forward, sample_fast, generate_images, inputs_as, FastPixelCNN
+
+
+def _model(C, n_cond=0, nr_resnet=1, nr_filters=8, nr_mix=2, H=40, W=40, live=None, seed=0):
+    "A random PixelCNN (weights moved far from their initialisation so that every layer matters)."
+    torch.manual_seed(seed)
+    cfg = PixelCNNConfig(channels=C, nr_resnet=nr_resnet, nr_filters=nr_filters, nr_mix=nr_mix, n_cond=n_cond,
+                         dropout=0., height=H, width=W)
+    m = PixelCNN(cfg, live=live).eval()
+    with torch.no_grad():
+        for p in m.parameters(): p.add_(0.3 * torch.randn_like(p))
+    return m
+
+
+ARCHS = [  # C, n_cond, nr_resnet, nr_filters, nr_mix, H, W
+    (1, 0, 1, 8, 2, 40, 40), (2, 4, 2, 8, 3, 40, 40), (2, 0, 1, 12, 1, 12, 20), (1, 4, 3, 8, 2, 8, 12)]
+
+
+@pytest.mark.parametrize('arch', ARCHS, ids=[f'C{a[0]}-cond{a[1]}-nr{a[2]}-F{a[3]}-M{a[4]}-{a[5]}x{a[6]}' for a in ARCHS])
+def test_fast_forward_equals_forward(arch):
+    "Teacher-forced on random images, the cached network gives the full network's mixture parameters."
+    C, n_cond, nr, nf, M, H, W = arch
+    m = _model(C, n_cond, nr, nf, M, H, W)
+    x, h = torch.rand(2, C, H, W) * 2 - 1, (torch.randn(2, n_cond) if n_cond else None)
+    with torch.no_grad(): ref = m(x, h)
+    err = (fast_forward(m, x, h) - ref).abs().max().item()
+    assert err < 1e-4, err
+    if H * W <= 400 or nr == 2:   # float64: agreement to rounding
+        m64 = m.double()
+        with torch.no_grad(): ref64 = m64(x.double(), None if h is None else h.double())
+        err = (fast_forward(m64, x.double(), h, torch.float64) - ref64).abs().max().item()
+        assert err < 1e-10, err
+
+
+CASES = [(C, n_cond) for C in (1, 2) for n_cond in (0, 4)]
+
+
+@pytest.mark.parametrize('C,n_cond', CASES)
+def test_fast_equals_naive_float32(C, n_cond):
+    torch.manual_seed(10 * C + n_cond)
+    m = _model(C, n_cond, nr_resnet=2, nr_mix=3, H=12, W=12, live=torch.rand(12, 12) > 0.2, seed=C + n_cond)
+    noise = draw_noise(3, m.cfg, torch.Generator().manual_seed(C + n_cond))
+    h = torch.randn(3, n_cond) if n_cond else None
+    fast = sample_fast(m, noise, h)
+    assert torch.equal(fast, sample_naive(m, noise, h))
+    assert (fast[:, :, ~m.live] == 0).all() and fast.float().std() > 10
+
+
+@pytest.mark.parametrize('C', [1, 2])
+def test_fast_equals_naive_float64(C):
+    m = _model(C, 4, H=12, W=8, live=torch.rand(12, 8) > 0.2, seed=5).double()
+    noise, h = draw_noise(2, m.cfg, torch.Generator().manual_seed(3)), torch.randn(2, 4)
+    with inputs_as(m, torch.float64): naive = sample_naive(m, noise, h.double())
+    assert torch.equal(sample_fast(m, noise, h, dtype=torch.float64), naive)
+
+
+def test_fast_equals_naive_40x40():
+    "Full-size maps, two channels, conditional; a sparse live mask keeps the naive sampler quick."
+    torch.manual_seed(1)
+    live = torch.rand(40, 40) < 0.06
+    live[39, 39] = live[0, 0] = True
+    m = _model(2, 4, live=live, seed=2)
+    noise, h = draw_noise(2, m.cfg, torch.Generator().manual_seed(4)), torch.randn(2, 4)
+    assert torch.equal(sample_fast(m, noise, h), sample_naive(m, noise, h))
+
+
+def test_reused_caches_start_clean():
+    "A `FastPixelCNN` reused for a second batch gives what a fresh one gives (every cache is reset)."
+    m = _model(2, 0, H=8, W=8, seed=3)
+    fn = FastPixelCNN(m)
+    n1, n2 = (draw_noise(2, m.cfg, torch.Generator().manual_seed(s)) for s in (1, 2))
+    sample_fast(m, n1, fast=fn)
+    assert torch.equal(sample_fast(m, n2, fast=fn), sample_fast(m, n2))
+
+
+def test_generate_images_batching_and_samplers():
+    m = _model(1, 0, H=8, W=8, live=torch.rand(8, 8) > 0.3, seed=4)
+    a = generate_images(m, 7, batch_size=3, sampler='fast', seed=11)
+    assert a.shape == (7, 8, 8, 1) and a.dtype.name == 'uint8'
+    assert (a == generate_images(m, 7, batch_size=7, sampler='naive', seed=11)).all()
