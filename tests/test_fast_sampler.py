@@ -7,6 +7,8 @@ fast and naive samplers turn the same pre-drawn noise into the same images, for 
 """
 import itertools
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -232,3 +234,36 @@ def test_generate_images_batching_and_samplers():
     a = generate_images(m, 7, batch_size=3, sampler='fast', seed=11)
     assert a.shape == (7, 8, 8, 1) and a.dtype.name == 'uint8'
     assert (a == generate_images(m, 7, batch_size=7, sampler='naive', seed=11)).all()
+
+
+# ---------------------------------------------------------------- command line, through the hawcnb entry point
+def test_cli_sample_pixelcnn_fast_equals_naive(tmp_path, capsys):
+    from hawcnb.cli import main
+    from hawcnb.parse import read_events
+    from hawcnb.pixelcnn.model import save_checkpoint, ema_copy
+    m = _model(1, 4, H=8, W=8, live=torch.rand(8, 8) > 0.3, seed=6)
+    save_checkpoint(tmp_path / 'ck.pt', m, ema_copy(m))
+    truth = np.array([[1e3, 10., 30.], [5e3, 20., 300.], [2e4, 40., 100.], [1e2, 0., 0.]])
+    np.save(tmp_path / 'truth.npy', truth)
+    base = ['sample', 'pixelcnn', '--checkpoint', str(tmp_path / 'ck.pt'), '--n', '3', '--conditions', str(tmp_path / 'truth.npy')]
+    assert main(base + ['--sampler', 'fast', '--batch-size', '2', '--out', str(tmp_path / 'f.npz')]) == 0
+    assert main(base + ['--sampler', 'naive', '--batch-size', '3', '--out', str(tmp_path / 'n.npz')]) == 0
+    assert (tmp_path / 'f.npz').read_bytes() == (tmp_path / 'n.npz').read_bytes()
+    assert main(base + ['--dtype', 'float64', '--out', str(tmp_path / 'f64.npz')]) == 0
+    assert main(base + ['--dtype', 'float64', '--sampler', 'naive', '--out', str(tmp_path / 'n64.npz')]) == 0
+    assert (tmp_path / 'f64.npz').read_bytes() == (tmp_path / 'n64.npz').read_bytes()
+    ev = read_events(tmp_path / 'f.npz')
+    assert ev.images.shape == (3, 8, 8, 1) and np.allclose(ev.truth, truth[:3])
+    capsys.readouterr()
+    assert main(base[:-2] + ['--out', str(tmp_path / 'x.npz')]) == 2          # conditional model, no conditions
+    assert 'conditional' in capsys.readouterr().err
+    assert main(base + ['--n', '9', '--out', str(tmp_path / 'x.npz')]) == 2    # more images than conditions
+    assert main(base + ['--device', 'nonsense', '--out', str(tmp_path / 'x.npz')]) == 2
+
+
+def test_cli_to_xcdf_dispatch(tmp_path, capsys):
+    "`hawcnb to-xcdf` reaches `cli_to_xcdf` (hyphen in the command name) and reports user errors in one line."
+    from hawcnb.cli import main
+    assert main(['to-xcdf', str(tmp_path / 'missing.npz'), '--out', str(tmp_path / 'x.xcd')]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and 'no such events file' in err[0]
