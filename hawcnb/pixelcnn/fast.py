@@ -54,7 +54,7 @@ class RowConv:
         "The output row completed by the last input row: (B, w_out, c_out)."
         return torch.matmul(_patches(self.buf, self.kw, self.s, self.w_out), self.wm) + self.b
 
-# %% ../../nbs/15_pixelcnn.fast.ipynb #df3d00a2
+# %% ../../nbs/15_pixelcnn.fast.ipynb #b999bdd7
 class PixelConv:
     "A `DownRightShiftedConv2d`: the rows above once per output row, the current row's taps once per output pixel."
     def __init__(self, layer,  # `DownRightShiftedConv2d`
@@ -70,6 +70,7 @@ class PixelConv:
         self.top = self.w_cur.new_zeros(B, self.w_out, self.c_out)
         cur = self.buf[:, -1]
         self.slots = [cur[:, j + self.kw - 1] for j in range(self.w_in)]
+        self.halves = [(s[:, :self.c_in//2], s[:, self.c_in//2:]) for s in self.slots]
         self.taps = [cur[:, self.s*j:self.s*j + self.kw].reshape(B, -1) for j in range(self.w_out)]
         self.tops = [self.top[:, j] for j in range(self.w_out)]
     def start_input_row(self):
@@ -85,6 +86,11 @@ class PixelConv:
         if extra is not None: self.top += extra
     def push(self, x, j): # x (B, c_in) the input pixel at column j of the current row
         self.slots[j].copy_(x)
+    def push_concat_elu(self, x, j): # x (B, c_in/2): the input pixel at column j is concat_elu(x)
+        "Write concat_elu(x) into the cache in place (no temporaries); returns the cache slot holding it."
+        s, (a, b) = self.slots[j], self.halves[j]
+        a.copy_(x); torch.neg(x, out=b); F.elu_(s)
+        return s
     def out(self, j): # output column
         "Output pixel j of the current output row: (B, c_out)."
         return torch.addmm(self.tops[j], self.taps[j], self.w_cur)
@@ -161,7 +167,7 @@ class RowBlock:
         ca, cb = c.chunk(2, -1)
         return x + ca * torch.sigmoid(cb)
 
-# %% ../../nbs/15_pixelcnn.fast.ipynb #dff046c3
+# %% ../../nbs/15_pixelcnn.fast.ipynb #97c0415c
 class PixelBlock:
     "A horizontal-stream `GatedResnet`: its row terms once per row, then one pixel at a time."
     def __init__(self, blk,   # `GatedResnet` with `DownRightShiftedConv2d` convolutions and an auxiliary input
@@ -182,15 +188,17 @@ class PixelBlock:
         self.c2.start_output_row(self.hterm)
     def step(self, x,        # (B, F) input pixel at column j
              j,              # column
-             a_pix=None):    # (B, n_aux − n_row) pixel part of the auxiliary input (the down pass's skip)
+             a_pix=None,     # (B, n_aux − n_row) pixel part of the auxiliary input (the down pass's skip)
+             a_pix_ce=None): # or concat_elu(a_pix), when the caller has it already
         "The block's output pixel at column j of the current row."
-        self.c1.push(_concat_elu(x), j); c = self.c1.out(j)
-        if a_pix is not None: c = torch.addmm(c, _concat_elu(a_pix), self.wn_pix)
-        self.c2.push(_concat_elu(c), j); c = self.c2.out(j)
+        self.c1.push_concat_elu(x, j); c = self.c1.out(j)
+        if a_pix is not None: a_pix_ce = _concat_elu(a_pix)
+        if a_pix_ce is not None: c = torch.addmm(c, a_pix_ce, self.wn_pix)
+        self.c2.push_concat_elu(c, j); c = self.c2.out(j)
         ca, cb = c.chunk(2, -1)
         return torch.addcmul(x, ca, torch.sigmoid(cb))
 
-# %% ../../nbs/15_pixelcnn.fast.ipynb #7fb298d9
+# %% ../../nbs/15_pixelcnn.fast.ipynb #92730dd3
 def _levels(model):
     "The model's layers grouped by resolution l = 0 (full) … L−1, whatever order the model lists them in."
     L = len(model.up_u)
@@ -269,15 +277,16 @@ class FastPixelCNN:
             if not fires[l]: break
             j = c >> l
             if l: ul = self.downsize_ul[l - 1].out(j)
-            skips[l] = [ul]
+            skips[l] = []                      # the down pass's skips, as concat_elu: each block's cache holds its input's
             for b in self.up_ul[l]:
-                ul = b.step(ul, j); skips[l].append(ul)
-            if l < L - 1: self.downsize_ul[l].push(ul, j)
+                ul = b.step(ul, j); skips[l].append(b.c1.slots[j])
+            if l < L - 1: skips[l].append(_concat_elu(ul)); self.downsize_ul[l].push(ul, j)
+            else: top = ul
         for l in reversed(range(L)):                          # down pass, coarse to fine
             if not fires[l]: continue
             j = c >> l
-            ul = skips[l].pop() if l == L - 1 else self.upsize_ul[l].out(r >> l, j)
-            for b in self.down_ul[l]: ul = b.step(ul, j, skips[l].pop())
+            ul = top if l == L - 1 else self.upsize_ul[l].out(r >> l, j)
+            for b in self.down_ul[l]: ul = b.step(ul, j, a_pix_ce=skips[l].pop())
             if l: self.upsize_ul[l - 1].push(ul, j)
         return torch.addmm(self.head[1], F.elu(ul), self.head[0]) if head else None
 
