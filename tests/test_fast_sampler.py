@@ -267,3 +267,20 @@ def test_cli_to_xcdf_dispatch(tmp_path, capsys):
     assert main(['to-xcdf', str(tmp_path / 'missing.npz'), '--out', str(tmp_path / 'x.xcd')]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and 'no such events file' in err[0]
+
+
+def test_read_truth(tmp_path):
+    from hawcnb.core import UserError
+    from hawcnb.pixelcnn.fast import read_truth
+    good = np.array([[1e3, 10., 30.], [5e3, 20., 300.]])
+    np.save(tmp_path / 'a.npy', good)
+    assert np.array_equal(read_truth(tmp_path / 'a.npy'), good)
+    np.savez(tmp_path / 'e.npz', images=np.zeros((2, 4, 4, 1), np.uint8), truth=good)
+    assert np.array_equal(read_truth(tmp_path / 'e.npz'), good)
+    for name, arr, msg in [('b.npy', good[:, :2], 'shape (n, 3)'), ('c.npy', -good, 'energy > 0'),
+                           ('d.npy', np.array([[np.nan, 1., 1.]]), 'finite')]:
+        np.save(tmp_path / name, arr)
+        with pytest.raises(UserError, match=msg.replace('(', r'\(').replace(')', r'\)')): read_truth(tmp_path / name)
+    np.savez(tmp_path / 'f.npz', images=np.zeros(1))
+    with pytest.raises(UserError, match='no .truth.'): read_truth(tmp_path / 'f.npz')
+    with pytest.raises(UserError, match='no conditions file'): read_truth(tmp_path / 'missing.npy')
