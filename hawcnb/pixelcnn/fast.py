@@ -386,7 +386,7 @@ def inputs_as(model,   # a module
     try: yield model
     finally: handle.remove()
 
-# %% ../../nbs/15_pixelcnn.fast.ipynb #b797645e
+# %% ../../nbs/15_pixelcnn.fast.ipynb #5d65a17b
 SAMPLERS = dict(fast=sample_fast, naive=sample_naive)
 
 def generate_images(model,                  # `PixelCNN` in eval mode
@@ -397,7 +397,7 @@ def generate_images(model,                  # `PixelCNN` in eval mode
                     truth=None,             # (≥ n, 3) true showers for a conditional model
                     dtype=torch.float32,    # floating type of the network
                     progress=False):        # progress bar over images
-    "uint8 maps (n, H, W, C) from `model`: the same for either sampler, independent of `batch_size`."
+    "uint8 maps (n, H, W, C) from `model` (moved to `dtype` in place): the same for either sampler and any `batch_size`."
     from tqdm.auto import tqdm
     cfg, dev = model.cfg, model.live.device
     if sampler not in SAMPLERS: raise UserError(f"unknown sampler {sampler!r} (samplers: {', '.join(SAMPLERS)})")
