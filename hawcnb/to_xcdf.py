@@ -112,7 +112,7 @@ def write_events_xcdf(path,            # output .xcd (written atomically)
                   f"encoding={json.dumps(enc.to_dict())}", *comments]: w.add_comment(c)
     return Path(path)
 
-# %% ../nbs/16_to_xcdf.ipynb #b748cff1
+# %% ../nbs/16_to_xcdf.ipynb #af042ff3
 def resolve_layout(meta,              # parse metadata of the maps
                    layout=None,       # --layout file
                    layout_seed=0):    # --layout-seed
@@ -127,7 +127,8 @@ def cli_to_xcdf(argv): # command-line arguments after `hawcnb to-xcdf`
     p = ArgumentParser(prog='hawcnb to-xcdf', description='Turn generated 40x40 maps into HAWC events (XCDF).')
     p.add_argument('samples', help='events file (.npz) from `hawcnb sample`')
     p.add_argument('--out', required=True, help='output XCDF file (.xcd)')
-    p.add_argument('--layout', help='detector layout CSV the grid map was made for (default: see below)')
+    p.add_argument('--layout', help="detector layout CSV the maps' grid map was made for (default: the grid map's recorded "
+                   "source layout.csv if it exists, else the toy layout of --layout-seed)")
     p.add_argument('--layout-seed', type=int, default=0, help='toy layout seed when no layout file is known (default 0)')
     a = p.parse_args(argv)
     ev = read_events(a.samples)

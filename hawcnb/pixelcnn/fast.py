@@ -386,7 +386,7 @@ def inputs_as(model,   # a module
     try: yield model
     finally: handle.remove()
 
-# %% ../../nbs/15_pixelcnn.fast.ipynb #5d65a17b
+# %% ../../nbs/15_pixelcnn.fast.ipynb #872d76c2
 SAMPLERS = dict(fast=sample_fast, naive=sample_naive)
 
 def generate_images(model,                  # `PixelCNN` in eval mode
@@ -418,7 +418,7 @@ def generate_images(model,                  # `PixelCNN` in eval mode
             h = None if h_all is None else h_all[i:i + m].to(dev, dtype)
             if sampler == 'fast': x = sample_fast(model, noise, h, dtype=dtype, fast=fast)
             else:
-                with inputs_as(model, dtype): x = sample_naive(model, noise, h)
+                with inputs_as(model, dtype): x = sample_naive(model, noise, h, progress=progress)   # its own bar over pixels
             out[i:i + m] = x.permute(0, 2, 3, 1).cpu().numpy()
             bar.update(m)
     return out
