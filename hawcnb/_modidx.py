@@ -61,4 +61,10 @@ d = { 'settings': { 'branch': 'main',
                                    'hawcnb.image_gans.train': ('image_gans.html#train', 'hawcnb/image_gans.py'),
                                    'hawcnb.image_gans.train_epoch': ('image_gans.html#train_epoch', 'hawcnb/image_gans.py'),
                                    'hawcnb.image_gans.uniform_truth': ('image_gans.html#uniform_truth', 'hawcnb/image_gans.py'),
-                                   'hawcnb.image_gans.write_events_npz': ('image_gans.html#write_events_npz', 'hawcnb/image_gans.py')}}}
+                                   'hawcnb.image_gans.write_events_npz': ('image_gans.html#write_events_npz', 'hawcnb/image_gans.py')},
+            'hawcnb.image_observables': { 'hawcnb.image_observables.image_observables': ( 'image_observables.html#image_observables',
+                                                                                          'hawcnb/image_observables.py'),
+                                          'hawcnb.image_observables.observables_table': ( 'image_observables.html#observables_table',
+                                                                                          'hawcnb/image_observables.py'),
+                                          'hawcnb.image_observables.plane_fit': ( 'image_observables.html#plane_fit',
+                                                                                  'hawcnb/image_observables.py')}}}
