@@ -13,6 +13,8 @@ __all__ = ['COMMANDS', 'usage', 'main']
 # %% ../nbs/99_cli.ipynb #aaa9e631
 COMMANDS = {  # name: (module, one-line help); the module exports `cli_<name>(argv)`
     'run': ('hawcnb.runner', 'execute a parameterized notebook from nbs/ with papermill into runs/'),
+    'parse': ('hawcnb.parse', 'XCDF files to numpy datasets: layout, 1-D parameters, 40x40 images (parse_hawc.py)'),
+    'plot': ('hawcnb.plot', 'draw simulated or generated events (.npz) on the 40x40 grid and the PMT layout'),
 }
 
 # %% ../nbs/99_cli.ipynb #51937206
