@@ -87,6 +87,24 @@ def test_sample_cli(tmp_path, data, capsys):
     assert not (tmp_path / "x.npz").exists()
 
 
+def test_hawcnb_sample_command(tmp_path, data, capsys):
+    "`hawcnb sample wgan ...` through the console entry point: exit 0, and one line + exit 2 for a user error."
+    from hawcnb.cli import main
+    img, truth, meta = data
+    ig.train(ig.ImageGANConfig("wgan", 2, cond_dim=4, width=4, z_dim=8, batch_size=16), img, tmp_path, 1, meta=meta,
+             truth=truth, progress=False)
+    np.save(tmp_path / "truth.npy", truth[:5])
+    ck, out = str(tmp_path / "last.pt"), str(tmp_path / "s.npz")
+    assert main(["sample", "wgan", "--checkpoint", ck, "--out", out, "--conditions", str(tmp_path / "truth.npy")]) == 0
+    from hawcnb.parse import read_events
+    ev = read_events(out)
+    assert ev.images.shape == (5, 40, 40, 2) and np.allclose(ev.truth, truth[:5])
+    capsys.readouterr()
+    assert main(["sample", "wgan", "--checkpoint", ck, "--out", out, "--n", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "needs conditions" in err and len(err.strip().splitlines()) == 1
+
+
 def test_bad_training_input(tmp_path):
     cfg = ig.ImageGANConfig("wgan", 2, width=4)
     with pytest.raises(UserError, match="uint8 maps"):
