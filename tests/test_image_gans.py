@@ -10,6 +10,15 @@ import hawcnb.image_gans as ig
 from hawcnb.core import UserError
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    "Tiny convolutions: one thread is fastest, and avoids oversubscribing the cores when pytest runs in parallel."
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def data():
     return ig.synthetic_events(48, 2, seed=7)
