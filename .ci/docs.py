@@ -102,6 +102,8 @@ def _rewrite_targets(text, nb_rel, page):
 def _show_doc_markdown(md):
     "nbdev's show_doc markdown for Sphinx: no Quarto-only source link; an anchor with nbdev's id for each name."
     md = _re_source_link.sub('', md)
+    # nbdev links names on every line, also inside the signature's code block: unlink them there
+    md = re.sub(r'```.*?```', lambda m: re.sub(r'\[(`[^`\n]+`)\]\([^)\s]+\)', r'\1', m.group(0)), md, flags=re.DOTALL)
     md = re.sub(r'\A\s*---\s*\n', '<hr class="hawcnb-showdoc">\n\n', md)   # a docutils transition cannot sit in an output
     def anchor(m):
         nm = m.group(2)
@@ -204,11 +206,33 @@ def sphinx():
 
 
 def relink():
-    "nbdev links names to the public site (`doc_host`); point them at the pages of this build instead."
+    """nbdev links names to the public site (`doc_host`): point them at the pages of this build instead.
+
+    A name nbdev links but no notebook shows with `show_doc` (a method, a private helper) has no anchor on its
+    page: such a link goes to the name's entry in the API reference when it has one, else to the page itself."""
+    from importlib.util import spec_from_file_location, module_from_spec
+    spec = spec_from_file_location('_modidx', ROOT/CFG['lib_path']/'_modidx.py')
+    m = module_from_spec(spec); spec.loader.exec_module(m)
+    qualname = {url: q for syms in m.d['syms'].values() for q, (url, _) in syms.items()}
+    ids = {}
+    def page_ids(rel):
+        if rel not in ids:
+            p = _Page(); f = OUT/rel
+            if f.exists(): p.feed(f.read_text(encoding='utf-8'))
+            ids[rel] = p.ids
+        return ids[rel]
+    def target(url):
+        page, _, anchor = url.partition('#')
+        if not anchor or anchor in page_ids(page): return url
+        q = qualname.get(url, '')
+        for mod in mods:
+            if q.startswith(mod + '.') and q in page_ids(f'api/{mod}.html'): return f'api/{mod}.html#{q}'
+        return page
+    mods = sorted(modules(), key=len, reverse=True)
     for f in OUT.rglob('*.html'):
         depth = len(f.relative_to(OUT).parts) - 1
         html = f.read_text(encoding='utf-8')
-        new = html.replace(f'href="{SITE}', f'href="{"../" * depth}')
+        new = re.sub(r'href="' + re.escape(SITE) + r'([^"]*)"', lambda m: f'href="{"../" * depth}{target(m.group(1))}"', html)
         if new != html: f.write_text(new, encoding='utf-8')
 
 

@@ -54,7 +54,7 @@ autodoc_default_options = {'members': True, 'member-order': 'bysource', 'show-in
 autodoc_typehints = 'signature'
 autodoc_preserve_defaults = True
 autodoc_inherit_docstrings = False   # an override without a docstring is not documented with its parent's text
-default_role = 'py:obj'               # `name` in a docstring links to it when documented, else shows as code
+default_role = 'hawcnb-code'          # `name` in a docstring: a link when it names a documented object, else code
 
 
 def _docments(app, what, name, obj, options, lines):
@@ -69,8 +69,32 @@ def _docments(app, what, name, obj, options, lines):
     if fields and not any(l.startswith(':param') for l in lines): lines += [''] + fields
 
 
+def _markdown_inline(app, what, name, obj, options, lines):
+    "nbdev docstrings are Markdown: make its inline code and links valid reStructuredText (`FieldSpec`s, [a](b))."
+    import re
+    def span(m):
+        after = m.string[m.end():m.end() + 1]
+        return m.group(1) + ('\\ ' if m.group(1) else '') + m.group(2) + ('\\ ' if after.isalnum() else '')
+    for i, l in enumerate(lines):
+        l = re.sub(r'\[([^\]\n`]+)\]\((\S+?)\)', r'`\1 <\2>`__', l)
+        lines[i] = re.sub(r'(\w?)(`[^`\n]+`(?:__)?)', span, l)
+
+
+def _code_role(name, rawtext, text, lineno, inliner, options=None, content=None):
+    "Backticked text in a docstring: Python names go through `py:obj` (linked when documented), the rest is code."
+    import re
+    from docutils import nodes
+    from sphinx.domains.python import PyXRefRole
+    if re.fullmatch(r'[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(\(\))?', text):
+        # a leading dot: found anywhere in the library (`UserError` in hawcnb.runner links to hawcnb.core.UserError)
+        return PyXRefRole()('py:obj', rawtext, '.' + text, lineno, inliner, options or {}, content or [])
+    return [nodes.literal(rawtext, text)], []
+
+
 def setup(app):
     app.connect('autodoc-process-docstring', _docments)
+    app.connect('autodoc-process-docstring', _markdown_inline)
+    app.add_role('hawcnb-code', _code_role)
 
 
 html_theme = 'sphinx_book_theme'
