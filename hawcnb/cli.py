@@ -13,6 +13,8 @@ __all__ = ['COMMANDS', 'usage', 'main']
 # %% ../nbs/99_cli.ipynb #5178caa6
 COMMANDS = {  # name: (module, one-line help); the module exports `cli_<name>(argv)`
     'run': ('hawcnb.runner', 'execute a parameterized notebook from nbs/ with papermill into runs/'),
+    'xcdf': ('hawcnb.xcdf', 'inspect XCDF files like the C++ xcdf utility: info, dump, csv, count, comments, check'),
+    'sample': ('hawcnb.sample', 'draw events from a trained model (gan1d, cgan1d, ...)'),
     'simulate': ('hawcnb.simulate', 'simulate toy HAWC gamma/proton events (shower, detector, trigger, reco) as XCDF files'),
     'parse': ('hawcnb.parse', 'XCDF files to numpy datasets: layout, 1-D parameters, 40x40 images (parse_hawc.py)'),
     'plot': ('hawcnb.plot', 'draw simulated or generated events (.npz) on the 40x40 grid and the PMT layout'),
