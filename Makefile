@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 TORCH   ?= torch==2.13.0
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup demo test test-fast notebooks-all export clean-nbs docs docs-check lab
+.PHONY: setup demo test test-slow export readme docs docs-check chromium lab
 
 $(BIN)/hawcnb: setup.py settings.ini
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,5 +27,21 @@ test-slow: setup       ## also run cells marked `#| slow`
 export:                ## regenerate hawcnb/ from nbs/ and clean the notebooks
 	$(BIN)/nbdev_export && $(BIN)/nbdev_clean
 
-lab: setup             ## JupyterLab on the project's environment
-	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root,)
+readme: setup          ## write README.md from nbs/index.ipynb (nbdev_readme needs Quarto)
+	$(BIN)/python .ci/readme.py
+
+docs: setup            ## the docs site in _docs/, offline: nbdev's notebook processing, then Sphinx + myst-nb (no Quarto)
+	$(BIN)/python .ci/docs.py build
+
+docs-check: docs       ## build the docs, check every internal link, screenshot pages into _docs/screenshots/
+	@command -v chromium >/dev/null 2>&1 || $(MAKE) --no-print-directory chromium
+	$(BIN)/python .ci/docs.py check
+
+chromium:              ## headless Chromium for docs-check (Debian package `chromium`)
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "docs-check: installing headless Chromium (apt-get install chromium)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "docs-check needs headless Chromium: run 'sudo apt-get install chromium' (Debian/Ubuntu)" >&2; exit 1; fi
+
+lab: setup             ## JupyterLab on the project's environment (default kernel: python3 of .venv)
+	JUPYTER_PREFER_ENV_PATH=1 $(BIN)/jupyter lab --no-browser --ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root,)
