@@ -82,12 +82,14 @@ def load_data(s: TrainSettings):
     if len(d.train) < s.init_batch: raise UserError(f"only {len(d.train)} training maps; need at least init_batch = {s.init_batch}")
     return d
 
-# %% ../../nbs/13c_pixelcnn.train.ipynb #2c2e0e0a
+# %% ../../nbs/13c_pixelcnn.train.ipynb #80fc862f
 def dist_setup(device='cpu'): # the run's device setting (NCCL for CUDA, gloo otherwise)
     "(rank, world size, local rank): initialises the process group when started by torchrun."
     world = int(os.environ.get('WORLD_SIZE', '1'))
+    cuda = str(device).startswith('cuda') or device == 'auto' and torch.cuda.is_available()
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group('nccl' if str(device).startswith('cuda') or device == 'auto' and torch.cuda.is_available() else 'gloo')
+        if cuda: torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', '0')))   # one GPU per process, also for NCCL
+        dist.init_process_group('nccl' if cuda else 'gloo')
     if world == 1: return 0, 1, 0
     return dist.get_rank(), world, int(os.environ.get('LOCAL_RANK', '0'))
 
