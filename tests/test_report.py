@@ -1,5 +1,5 @@
 """The report notebook as the demo runs it: papermill, real (tiny) model checkpoints and samples, and its failure path."""
-import contextlib, io, json
+import contextlib, io, json, shutil
 
 import numpy as np
 import pytest
@@ -40,18 +40,23 @@ FAST = dict(n_splits=2, classifier_epochs=5, timing_budget_s=3.0, batch_sizes="1
 
 def test_report_with_models(inputs):
     d = inputs
+    stage = d / "sample_stage"; stage.mkdir()                   # samples without a checkpoint: the stage's own timing
+    shutil.copy(d / "wgan.npz", stage / "samples.npz")
+    (stage / "summary.json").write_text(json.dumps(dict(events_per_second=4000.0, batch_size=64)))
     out = run_notebook("experiments/report", dict(FAST, data_dir=str(d / "data"), gan1d_samples=str(d / "gan1d.npz"),
                                                   gan1d_checkpoint=str(d / "train_gan1d"), wgan_samples=str(d / "wgan.npz"),
-                                                  wgan_checkpoint=str(d / "train_wgan/last.pt")),
+                                                  wgan_checkpoint=str(d / "train_wgan/last.pt"),
+                                                  dcgan_samples=str(stage / "samples.npz")),
                        out_dir=d / "run", progress=False)
     s = json.loads((out / "summary.json").read_text())
-    assert s["models"] == "gan1d, wgan" and not s["ci_stand_ins"]
+    assert s["models"] == "gan1d, dcgan, wgan" and not s["ci_stand_ins"]
     for k in ("gan1d_ks_ratio_median", "gan1d_auc", "gan1d_n_params", "gan1d_cpu_us_per_event", "wgan_image_auc",
               "wgan_gh_gamma_pass", "wgan_n_params", "wgan_train_seconds", "sim_us_per_event", "reco_us_per_event"):
         assert k in s, k
     assert s["gan1d_n_params"] == 8 * 32 + 32 + 32 * 32 + 32 + 32 * 8 + 8
     md = (out / "report.md").read_text()
-    assert "| dcgan | not run |" in md and "| pixelcnn | not run |" in md and "stand-in" not in md
+    assert "| cgan1d | not run |" in md and "| pixelcnn | not run |" in md and "stand-in" not in md
+    assert "sample stage: 250 µs per event at batch 64 (no checkpoint given)" in md
     assert "| wgan | 9 rec.* from 2-ch images |" in md and "simulator (toy HAWC" in md
     for f in ("hists_gan1d.png", "hists_wgan.png", "conditional.png", "gamma_hadron.png", "cost.png", "quantisation.png",
               "metrics_wgan.csv", "sliced_ks_wgan.csv", "report.ipynb"):
