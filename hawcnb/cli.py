@@ -11,13 +11,15 @@ from .core import UserError
 __all__ = ['COMMANDS', 'usage', 'main']
 
 # %% ../nbs/99_cli.ipynb #5178caa6
-COMMANDS = {  # name: (module, one-line help); the module exports `cli_<name>(argv)`
+COMMANDS = {  # name: (module, one-line help); the module exports `cli_<name>(argv)`, '-' in name -> '_'
+    'demo': ('hawcnb.demo', 'the main job: simulate, parse, train every model, sample, export and report (a notebook pipeline)'),
     'run': ('hawcnb.runner', 'execute a parameterized notebook from nbs/ with papermill into runs/'),
-    'xcdf': ('hawcnb.xcdf', 'inspect XCDF files like the C++ xcdf utility: info, dump, csv, count, comments, check'),
-    'sample': ('hawcnb.sample', 'draw events from a trained model (gan1d, cgan1d, ...)'),
     'simulate': ('hawcnb.simulate', 'simulate toy HAWC gamma/proton events (shower, detector, trigger, reco) as XCDF files'),
     'parse': ('hawcnb.parse', 'XCDF files to numpy datasets: layout, 1-D parameters, 40x40 images (parse_hawc.py)'),
     'plot': ('hawcnb.plot', 'draw simulated or generated events (.npz) on the 40x40 grid and the PMT layout'),
+    'xcdf': ('hawcnb.xcdf', 'inspect XCDF files like the C++ xcdf utility: info, dump, csv, count, comments, check'),
+    'sample': ('hawcnb.sample', 'draw events from a trained model (gan1d, cgan1d, pixelcnn, ...)'),
+    'to-xcdf': ('hawcnb.to_xcdf', 'generated 40x40 maps (.npz events) back to HAWC events: hits, reconstruction, XCDF'),
 }
 
 # %% ../nbs/99_cli.ipynb #796a994e
@@ -47,7 +49,7 @@ def main(argv=None):
         print(f"hawcnb: error: unknown command {name!r} (commands: {', '.join(COMMANDS)})", file=sys.stderr)
         return 2
     try:
-        fn = getattr(importlib.import_module(COMMANDS[name][0]), f"cli_{name}")
+        fn = getattr(importlib.import_module(COMMANDS[name][0]), f"cli_{name.replace('-', '_')}")
         return fn(rest) or 0
     except UserError as e:
         print(f"hawcnb {name}: error: {' '.join(str(e).split())}", file=sys.stderr)

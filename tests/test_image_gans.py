@@ -10,6 +10,15 @@ import hawcnb.image_gans as ig
 from hawcnb.core import UserError
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    "Tiny convolutions: one thread is fastest, and avoids oversubscribing the cores when pytest runs in parallel."
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def data():
     return ig.synthetic_events(48, 2, seed=7)
@@ -85,6 +94,24 @@ def test_sample_cli(tmp_path, data, capsys):
     with pytest.raises(UserError, match="is a dcgan checkpoint"):
         ig.sample_cli_wgan(["--checkpoint", str(tmp_path / "last.pt"), "--n", "3", "--out", str(out)])
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_hawcnb_sample_command(tmp_path, data, capsys):
+    "`hawcnb sample wgan ...` through the console entry point: exit 0, and one line + exit 2 for a user error."
+    from hawcnb.cli import main
+    img, truth, meta = data
+    ig.train(ig.ImageGANConfig("wgan", 2, cond_dim=4, width=4, z_dim=8, batch_size=16), img, tmp_path, 1, meta=meta,
+             truth=truth, progress=False)
+    np.save(tmp_path / "truth.npy", truth[:5])
+    ck, out = str(tmp_path / "last.pt"), str(tmp_path / "s.npz")
+    assert main(["sample", "wgan", "--checkpoint", ck, "--out", out, "--conditions", str(tmp_path / "truth.npy")]) == 0
+    from hawcnb.parse import read_events
+    ev = read_events(out)
+    assert ev.images.shape == (5, 40, 40, 2) and np.allclose(ev.truth, truth[:5])
+    capsys.readouterr()
+    assert main(["sample", "wgan", "--checkpoint", ck, "--out", out, "--n", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "needs conditions" in err and len(err.strip().splitlines()) == 1
 
 
 def test_bad_training_input(tmp_path):
