@@ -155,6 +155,7 @@ def test_pixel_block(n_pix, n_cond):
 # ---------------------------------------------------------------- whole network and samplers
 from hawcnb.pixelcnn.model import PixelCNN, PixelCNNConfig, draw_noise, sample_naive
 from hawcnb.pixelcnn.fast import fast_forward, sample_fast, generate_images, inputs_as, FastPixelCNN
+from hawcnb.pixelcnn.loss import to_unit
 
 
 def _model(C, n_cond=0, nr_resnet=1, nr_filters=8, nr_mix=2, H=40, W=40, live=None, seed=0):
@@ -191,15 +192,70 @@ def test_fast_forward_equals_forward(arch):
 CASES = [(C, n_cond) for C in (1, 2) for n_cond in (0, 4)]
 
 
+def draw_margins(out, noise, C, levels=False):
+    """How far the mixture draw of `sample_mixture` is from changing, in float64, per image: the smallest distance
+    of a cumulative component probability to its uniform, and of each channel's value to a level boundary (levels)."""
+    from hawcnb.pixelcnn.loss import split_params, coupling_pairs
+    logits, mu, log_s, coeffs = (t[..., 0, 0] for t in split_params(out.double()[:, :, None, None], C))
+    M, u0 = logits.shape[1], noise[:, 0].double()
+    cdf = torch.softmax(logits, 1).cumsum(1)
+    k = (cdf < u0[:, None]).sum(1).clamp(max=M - 1)
+    m_comp = (cdf[:, :-1] - u0[:, None]).abs().min(1).values if M > 1 else torch.full_like(u0, float('inf'))
+    pick = lambda t: t.gather(2, k[:, None, None].expand(-1, t.shape[1], 1))[:, :, 0]
+    mu, log_s, coeffs = pick(mu), pick(log_s), pick(coeffs)
+    u = noise[:, 1:].double()
+    L, xs, m_val = torch.log(u) - torch.log1p(-u), torch.zeros_like(mu), []
+    for c in range(C):
+        loc = mu[:, c] + sum(coeffs[:, p] * xs[:, cp] for p, (cc, cp) in enumerate(coupling_pairs(C)) if cc == c)
+        v = (loc + torch.exp(log_s[:, c]) * L[:, c] + 1) * 127.5
+        m_val.append(torch.where((v < -0.5) | (v > 255.5), float('inf'), 0.5 - (v - torch.round(v)).abs()))
+        xs[:, c] = (torch.round(v).clamp(0, 255) - 127.5) / 127.5
+    res = m_comp, torch.stack(m_val, 1).min(1).values
+    return res + (torch.round(xs * 127.5 + 127.5).long(),) if levels else res
+
+
+def assert_equal_or_tie(m, fast, naive, noise, h, tol=1e-3):
+    """Float32 images agree, except where the first differing pixel's draw was within rounding of a decision
+    boundary (then everything after it may differ): any other difference is a bug."""
+    for b in torch.nonzero((fast != naive).flatten(1).any(1)).flatten().tolist():
+        r, c = divmod(int(torch.nonzero((fast[b] != naive[b]).any(0).flatten())[0]), m.cfg.width)
+        x = to_unit(naive[b:b + 1], next(m.parameters()).dtype)            # the common prefix (and the rest)
+        with torch.no_grad(): out = m(x, None if h is None else h[b:b + 1])[:, :, r, c]
+        m_comp, m_val = draw_margins(out, noise[b:b + 1, :, r, c], m.cfg.channels)
+        assert min(m_comp.item(), m_val.item()) < tol, (b, r, c, m_comp.item(), m_val.item())
+
+
+def test_draw_margins_match_sample_mixture():
+    "`draw_margins` follows the very draw of `sample_mixture`: its levels are sample_mixture's, away from ties."
+    from hawcnb.pixelcnn.loss import sample_mixture
+    torch.manual_seed(0)
+    for C in (1, 2):
+        out, noise = torch.randn(2000, 3 * (1 + 2 * C + C * (C - 1) // 2)) * 2, torch.rand(2000, 1 + C)
+        m_comp, m_val, lv = draw_margins(out, noise, C, levels=True)
+        ref = sample_mixture(out[:, :, None, None], noise[:, :, None, None], C)[:, :, 0, 0]
+        clear = torch.minimum(m_comp, m_val) > 1e-4
+        assert clear.float().mean() > 0.99 and torch.equal(lv[clear], ref[clear].long())
+
+
 @pytest.mark.parametrize('C,n_cond', CASES)
 def test_fast_equals_naive_float32(C, n_cond):
+    "Float32: identical images, up to draws that fall within rounding of a decision boundary (none in these cases)."
     torch.manual_seed(10 * C + n_cond)
     m = _model(C, n_cond, nr_resnet=2, nr_mix=3, H=12, W=12, live=torch.rand(12, 12) > 0.2, seed=C + n_cond)
     noise = draw_noise(3, m.cfg, torch.Generator().manual_seed(C + n_cond))
     h = torch.randn(3, n_cond) if n_cond else None
-    fast = sample_fast(m, noise, h)
-    assert torch.equal(fast, sample_naive(m, noise, h))
+    fast, naive = sample_fast(m, noise, h), sample_naive(m, noise, h)
+    assert_equal_or_tie(m, fast, naive, noise, h)
     assert (fast[:, :, ~m.live] == 0).all() and fast.float().std() > 10
+
+
+def test_float32_differences_are_ties():
+    "Where float32 and float64 sampling do differ (1 image of 128 here), the first difference is a near-tie."
+    m = _model(2, 0, nr_resnet=2, nr_filters=16, nr_mix=3, H=8, W=8, seed=4)
+    noise = draw_noise(128, m.cfg, torch.Generator().manual_seed(4))
+    a, b = sample_fast(m, noise), sample_fast(m.double(), noise, dtype=torch.float64)
+    assert (a != b).any()
+    assert_equal_or_tie(m.double(), a, b, noise, None)
 
 
 @pytest.mark.parametrize('C', [1, 2])
@@ -248,12 +304,11 @@ def test_cli_sample_pixelcnn_fast_equals_naive(tmp_path, capsys):
     base = ['sample', 'pixelcnn', '--checkpoint', str(tmp_path / 'ck.pt'), '--n', '3', '--conditions', str(tmp_path / 'truth.npy')]
     assert main(base + ['--sampler', 'fast', '--batch-size', '2', '--out', str(tmp_path / 'f.npz')]) == 0
     assert main(base + ['--sampler', 'naive', '--batch-size', '3', '--out', str(tmp_path / 'n.npz')]) == 0
-    assert (tmp_path / 'f.npz').read_bytes() == (tmp_path / 'n.npz').read_bytes()
-    assert main(base + ['--dtype', 'float64', '--out', str(tmp_path / 'f64.npz')]) == 0
-    assert main(base + ['--dtype', 'float64', '--sampler', 'naive', '--out', str(tmp_path / 'n64.npz')]) == 0
-    assert (tmp_path / 'f64.npz').read_bytes() == (tmp_path / 'n64.npz').read_bytes()
+    assert (tmp_path / 'f.npz').read_bytes() == (tmp_path / 'n.npz').read_bytes()      # default float64
     ev = read_events(tmp_path / 'f.npz')
-    assert ev.images.shape == (3, 8, 8, 1) and np.allclose(ev.truth, truth[:3])
+    assert ev.images.shape == (3, 8, 8, 1) and np.allclose(ev.truth, truth[:3]) and ev.generator['dtype'] == 'float64'
+    assert main(base + ['--dtype', 'float32', '--out', str(tmp_path / 'f32.npz')]) == 0
+    assert read_events(tmp_path / 'f32.npz').images.shape == (3, 8, 8, 1)
     capsys.readouterr()
     assert main(base[:-2] + ['--out', str(tmp_path / 'x.npz')]) == 2          # conditional model, no conditions
     assert 'conditional' in capsys.readouterr().err

@@ -14,7 +14,7 @@ from .model import draw_noise, sample_naive, load_checkpoint, model_from_checkpo
 
 # %% auto #0
 __all__ = ['DEFAULT_TRUTH_RANGE', 'SAMPLERS', 'RowConv', 'PixelConv', 'RowDeconv', 'PixelDeconv', 'RowBlock', 'PixelBlock',
-           'FastPixelCNN', 'fast_forward', 'sample_fast', 'noise_batches', 'uniform_truth', 'read_truth', 'inputs_as',
+           'FastPixelCNN', 'fast_forward', 'sample_fast', 'inputs_as', 'noise_batches', 'uniform_truth', 'read_truth',
            'generate_images', 'sample_cli_pixelcnn']
 
 # %% ../../nbs/15_pixelcnn.fast.ipynb #86b45b20
@@ -338,6 +338,17 @@ def sample_fast(model,                  # `PixelCNN` (use the Polyak-averaged on
             else: xp[:, r, c, :C] = -1.   # level 0
     return levels
 
+# %% ../../nbs/15_pixelcnn.fast.ipynb #9e03d187
+@contextlib.contextmanager
+def inputs_as(model,   # a module
+              dtype):  # floating type its floating inputs are cast to
+    "Within this block, `model`'s floating-point inputs are cast to `dtype` (to run `sample_naive` in float64)."
+    def cast(t): return t.to(dtype) if torch.is_tensor(t) and t.is_floating_point() else t
+    def hook(mod, args, kwargs): return tuple(map(cast, args)), {k: cast(v) for k, v in kwargs.items()}
+    handle = model.register_forward_pre_hook(hook, with_kwargs=True)
+    try: yield model
+    finally: handle.remove()
+
 # %% ../../nbs/15_pixelcnn.fast.ipynb #877c310d
 DEFAULT_TRUTH_RANGE = [[math.log10(30.), math.log10(3e5)], [0., 60.], [0., 360.]]  # log10(E/GeV), θ deg, φ deg
 
@@ -374,17 +385,6 @@ def read_truth(path): # .npy (n, 3) truth rows, or an events .npz holding `truth
     a = a.astype(np.float64)
     if not np.isfinite(a).all() or (a[:, 0] <= 0).any(): raise UserError(f"{path}: conditions must be finite with energy > 0 GeV")
     return a
-
-# %% ../../nbs/15_pixelcnn.fast.ipynb #9e03d187
-@contextlib.contextmanager
-def inputs_as(model,   # a module
-              dtype):  # floating type its floating inputs are cast to
-    "Within this block, `model`'s floating-point inputs are cast to `dtype` (to run `sample_naive` in float64)."
-    def cast(t): return t.to(dtype) if torch.is_tensor(t) and t.is_floating_point() else t
-    def hook(mod, args, kwargs): return tuple(map(cast, args)), {k: cast(v) for k, v in kwargs.items()}
-    handle = model.register_forward_pre_hook(hook, with_kwargs=True)
-    try: yield model
-    finally: handle.remove()
 
 # %% ../../nbs/15_pixelcnn.fast.ipynb #872d76c2
 SAMPLERS = dict(fast=sample_fast, naive=sample_naive)
@@ -423,7 +423,7 @@ def generate_images(model,                  # `PixelCNN` in eval mode
             bar.update(m)
     return out
 
-# %% ../../nbs/15_pixelcnn.fast.ipynb #f41db69a
+# %% ../../nbs/15_pixelcnn.fast.ipynb #ad55ec09
 def sample_cli_pixelcnn(argv): # command-line arguments after `hawcnb sample pixelcnn`
     "`hawcnb sample pixelcnn`: images from a PixelCNN++ checkpoint, fast (cached) or naive, as an events file."
     p = ArgumentParser(prog='hawcnb sample pixelcnn', description='Generate HAWC maps with a trained PixelCNN++ checkpoint.')
@@ -436,8 +436,9 @@ def sample_cli_pixelcnn(argv): # command-line arguments after `hawcnb sample pix
     g.add_argument('--conditions', help='.npy of true showers (n, 3) [E GeV, theta deg, phi deg], or an events .npz with truth')
     g.add_argument('--uniform', action='store_true', help='draw showers uniformly in log10 E, theta, phi (conditional models)')
     p.add_argument('--device', default='cpu', help='torch device (default cpu)')
-    p.add_argument('--dtype', choices=['float32', 'float64'], default='float32',
-                   help='floating type of the network (float64: fast and naive files equal bit for bit in practice)')
+    p.add_argument('--dtype', choices=['float32', 'float64'], default='float64',
+                   help='floating type of the network (default float64: fast and naive files are identical; float32 is '
+                        'about twice as fast on CPU but a few images in a hundred may differ from a draw at a rounding tie on)')
     p.add_argument('--weights', choices=['ema', 'model'], default='ema', help='Polyak-averaged (default) or raw weights')
     p.add_argument('--threads', type=int, help='CPU threads for torch (default: torch\'s choice)')
     p.add_argument('--out', required=True, help='output events file (.npz)')
