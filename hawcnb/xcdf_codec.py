@@ -130,6 +130,7 @@ def _walk_simple(mv, n, widths, mins, lay, nbits):
             const += W * m
         else: varying.append((implied[P], o, mask, m, r, W))
     if not varying:
+        if n * const > nbits: return None, implied, n * const   # corrupt sizes: the caller reports the short block
         return np.arange(n + 1, dtype=np.int64) * const, implied, n * const
     if len(varying) == 1 and varying[0][4] == 1 and varying[0][5] > 0:
         # the usual case (one count field, resolution 1, children with bits): the counts follow from the starts

@@ -184,3 +184,19 @@ def test_time_bound_works():
     with pytest.raises(CaseTimeout):
         with time_bound(0.05):
             time.sleep(1)
+
+
+def test_constant_huge_count_is_a_clear_error():
+    "Found by the payload fuzzer: a count field constant in a block (0 bits) with an absurd minimum overflowed."
+    import io
+    from types import SimpleNamespace
+    from hawcnb.xcdf import XCDFWriter
+    from hawcnb.xcdf_codec import event_starts
+    buf = io.BytesIO()
+    with XCDFWriter(buf) as w:
+        w.add_field('n', 'U', 1); w.add_field('x', 'F', 0.5, 'n')
+        w.write_columns({'n': np.array([2, 2, 2], np.uint64), 'x': np.array([1.0, 2.0] * 3)})
+    layout = XCDFFile(buf.getvalue())._layout
+    bh = SimpleNamespace(event_count=3, widths=np.array([0, 1], np.uint8), mins=np.array([2**63 + 1, 0], np.uint64))
+    with pytest.raises(XCDFError, match='too short'):
+        event_starts(b'\x00' * 4, bh, layout, where=('x.xcd', 0))
