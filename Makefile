@@ -19,10 +19,11 @@ demo: setup            ## the main job on the embedded default (CPU preset)
 	$(BIN)/hawcnb demo
 
 test: setup            ## everything CI checks: notebooks clean, library in sync, notebooks execute, pytest suites
-	$(BIN)/python -m pytest tests -n $(PYTEST_WORKERS) -p no:cacheprovider
+	@# one torch/BLAS thread per pytest worker: two workers with two threads each on two cores thrash
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests -n $(PYTEST_WORKERS) -p no:cacheprovider
 
 test-slow: setup       ## also run cells marked `#| slow`
-	HAWCNB_TEST_FLAGS=slow $(BIN)/python -m pytest tests -n $(PYTEST_WORKERS) -p no:cacheprovider
+	OMP_NUM_THREADS=1 HAWCNB_TEST_FLAGS=slow $(BIN)/python -m pytest tests -n $(PYTEST_WORKERS) -p no:cacheprovider
 
 export:                ## regenerate hawcnb/ from nbs/ and clean the notebooks
 	$(BIN)/nbdev_export && $(BIN)/nbdev_clean

@@ -2,6 +2,7 @@
 """Write README.md from nbs/index.ipynb (`make readme`): nbdev_readme needs Quarto, which these machines lack.
 
 Markdown cells are copied as they are; code cells become ```python blocks followed by their text outputs;
+Markdown outputs are relinked like Markdown cells;
 cells marked `#| hide` (or otherwise not shown in the docs: `#| export`, `#| include: false`) are skipped;
 relative links are rewritten from nbs/ to the repository root. tests/test_readme.py checks README.md is in sync.
 """
@@ -64,7 +65,7 @@ def readme(index=INDEX):
         if opts.get('output') == 'false': continue
         for kind, text in _text_outputs(cell):
             text = text.rstrip('\n')
-            if text: blocks.append(text if kind == 'md' else f"```\n{text}\n```")
+            if text: blocks.append(_relink(text, Path(index).parent) if kind == 'md' else f"```\n{text}\n```")
     return HEADER + '\n\n'.join(blocks) + '\n'
 
 

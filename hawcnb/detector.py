@@ -11,8 +11,8 @@ import numpy as np
 from .core import UserError, atomic_write
 
 # %% auto #0
-__all__ = ['COORD_QUANTUM', 'PMT_LETTERS', 'LAYOUT_COLUMNS', 'quantise', 'lattice_sites', 'Layout', 'make_layout', 'hull_area',
-           'load_layout', 'save_squaremapping', 'plot_layout']
+__all__ = ['COORD_QUANTUM', 'PMT_LETTERS', 'LAYOUT_COLUMNS', 'quantise', 'lattice_sites', 'Layout', 'make_layout',
+           'hull_vertices', 'hull_area', 'load_layout', 'save_squaremapping', 'plot_layout']
 
 # %% ../nbs/02_detector.ipynb #7be2a132
 COORD_QUANTUM = 2.0**-7  # m: the resolution of event.hit.xPMT/yPMT/zPMT; layout coordinates are multiples of it
@@ -157,8 +157,8 @@ def _band_letters(b):
     return s
 
 # %% ../nbs/02_detector.ipynb #a0ef69ee
-def hull_area(xy):  # points (n, 2)
-    "Area of the convex hull of points (monotone chain)."
+def hull_vertices(xy):  # points (n, 2)
+    "Convex hull vertices (counter-clockwise) of points (n, 2), by the monotone chain."
     p = np.unique(np.asarray(xy, float), axis=0)
     cross = lambda o, a, b: (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
     def half(pts):
@@ -167,7 +167,11 @@ def hull_area(xy):  # points (n, 2)
             while len(h) >= 2 and cross(h[-2], h[-1], q) <= 0: h.pop()
             h.append(q)
         return h[:-1]
-    hull = np.array(half(p) + half(p[::-1]))
+    return np.array(half(p) + half(p[::-1]))
+
+def hull_area(xy):  # points (n, 2)
+    "Area of the convex hull of points (shoelace formula on `hull_vertices`)."
+    hull = hull_vertices(xy)
     return 0.5 * abs(np.dot(hull[:, 0], np.roll(hull[:, 1], -1)) - np.dot(hull[:, 1], np.roll(hull[:, 0], -1)))
 
 # %% ../nbs/02_detector.ipynb #c2b2f19b

@@ -8,10 +8,11 @@ import math
 from dataclasses import dataclass
 import numpy as np
 from scipy.special import gammaln
+from .detector import hull_vertices
 
 # %% auto #0
 __all__ = ['C_LIGHT', 'F32', 'REC_UNSIGNED', 'RecoConfig', 'Seg', 'sfcf_profile', 'sfcf_fit', 'time_correction', 'seg_median',
-           'plane_fit', 'hull_vertices', 'fiducial_scale', 'reconstruct']
+           'plane_fit', 'fiducial_scale', 'reconstruct']
 
 # %% ../nbs/04_reco.ipynb #87ce2712
 C_LIGHT = 0.299792458  # m/ns
@@ -265,18 +266,6 @@ def plane_fit(seg,               # Seg of the hits
     return t0, u, chi, seg.sum(inset) - 3, failed, res, rp
 
 # %% ../nbs/04_reco.ipynb #794afdb7
-def hull_vertices(xy):
-    "Convex hull vertices (counter-clockwise) of points (n, 2)."
-    p = np.unique(np.asarray(xy, float), axis=0)
-    cross = lambda o, a, b: (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
-    def half(pts):
-        h = []
-        for q in pts:
-            while len(h) >= 2 and cross(h[-2], h[-1], q) <= 0: h.pop()
-            h.append(q)
-        return h[:-1]
-    return np.array(half(p) + half(p[::-1]))
-
 def fiducial_scale(x, y, layout, cap=1000):
     "Smallest integer percentage p such that (x, y) lies inside the hull of the tank centres scaled by p/100."
     t = layout.tank_xyz[:, :2]

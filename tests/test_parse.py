@@ -1,5 +1,5 @@
 """hawcnb.parse and hawcnb.gridmap: exact inverses, the split, --legacy against the original algorithm, every --gen
-mode on XCDF files through the command, and the error paths (one line, exit 2, nothing written)."""
+mode on the toy simulator's XCDF files through the command, and the error paths (one line, exit 2, nothing written)."""
 import contextlib
 import io
 import json
@@ -31,11 +31,11 @@ def run(*argv):
 
 @pytest.fixture(scope='module')
 def hawc(tmp_path_factory):
-    """A HAWC/ folder: two gamma files, one proton file, layout.csv."""
+    """A HAWC/ folder from the toy simulator: two gamma files of 60 events, one proton file of 30, layout.csv."""
+    from hawcnb.simulate import simulate
     d = tmp_path_factory.mktemp('hawc')
-    for i in range(2): write_xcdf(d/'gamma'/f'run{i}.xcd', *synthetic_columns(LAY, 60, seed=20 + i), block_size=25)
-    write_xcdf(d/'proton'/'p.xcd', *synthetic_columns(LAY, 30, seed=30))
-    LAY.save(d/'layout.csv')
+    simulate('gamma', 120, seed=20, out_dir=d, events_per_file=60, progress=False)
+    simulate('proton', 30, seed=21, out_dir=d, events_per_file=30, progress=False)
     return d
 
 
@@ -275,3 +275,12 @@ def test_events_npz_round_trip(hawc, tmp_path):
     np.testing.assert_array_equal(hits_to_images(*image_to_hits(ev.images, enc), enc), img)
     ev2 = read_events(tmp_path/'gamma_test_image_mapping_data_2.npy')        # a parse output with its metadata
     assert ev2.meta['encoding'] == m['encoding']
+
+
+def test_display_writes_figures(hawc, tmp_path):
+    for gen in ('layout', 'two-channel-map'):
+        rc, out, err = run('parse', '--hawc-dir', str(hawc), '--save-dir', str(tmp_path), '--gen', gen, '--display')
+        assert (rc, err) == (0, '')
+    names = sorted(p.name for p in (tmp_path/'plots').iterdir())
+    assert names == ['gamma_image_mapping_data_2_grid.png', 'gamma_image_mapping_data_2_hists.png',
+                     'gamma_image_mapping_data_2_pmts.png', 'gridmap.png', 'layout_2d.png', 'layout_3d.png']

@@ -186,7 +186,7 @@ def _unwrap(model):
     while not isinstance(model, PixelCNN): model = getattr(model, 'module', None) or getattr(model, '_orig_mod')
     return model
 
-# %% ../../nbs/13a_pixelcnn.model.ipynb #eff90ab1
+# %% ../../nbs/13a_pixelcnn.model.ipynb #c15b02ac
 def draw_noise(n,                 # images
                cfg,               # the model's `PixelCNNConfig`
                generator=None,    # a `torch.Generator` (seeded) for reproducible noise
@@ -200,12 +200,12 @@ def sample_naive(model,           # `PixelCNN` (use the Polyak-averaged one)
                  h=None,          # conditioning (B, n_cond), or None
                  progress=False): # show a progress bar over pixels
     "Images (B, C, H, W) uint8 generated in raster order with one full forward pass per live pixel."
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
     was = model.training
     model.eval()
     C, (H, W) = model.cfg.channels, model.live.shape
     x = torch.zeros(noise.shape[0], C, H, W, dtype=torch.uint8, device=noise.device)
-    pixels = [(i, j) for i in range(H) for j in range(W) if model.live[i, j]]
+    pixels = model.live.cpu().nonzero().tolist()                        # raster order
     for i, j in tqdm(pixels, disable=not progress, desc='naive sampling', unit='px'):
         out = model(to_unit(x), h)[:, :, i:i+1, j:j+1]
         x[:, :, i:i+1, j:j+1] = sample_mixture(out, noise[:, :, i:i+1, j:j+1], C)

@@ -19,7 +19,7 @@ from .data import ImageData, load_parsed, synthetic_images
 __all__ = ['CHECKPOINT', 'HISTORY', 'SETTINGS', 'TrainSettings', 'load_data', 'dist_setup', 'pick_device', 'seed_step', 'batch',
            'evaluate', 'bpd_pair', 'sample_grid', 'TrainingDiverged', 'train', 'write_samples', 'main']
 
-# %% ../../nbs/13c_pixelcnn.train.ipynb #71bf6d08
+# %% ../../nbs/13c_pixelcnn.train.ipynb #37d29884
 @dataclass
 class TrainSettings:
     "Everything a training run needs: plain values, saved as `settings.json` and in the checkpoints."
@@ -49,6 +49,7 @@ class TrainSettings:
     synthetic_size: int = 40        # side of the synthetic maps (a multiple of 4; small ones make fast tests)
     sample_every: int = 1           # epochs between sample grids (0: none; the last epoch always samples)
     n_samples: int = 8              # maps per sample grid (0: no samples)
+    sampler: str = 'fast'           # 'fast' (cached, hawcnb.pixelcnn.fast) or 'naive': the same maps
     ckpt_every: int = 0             # also checkpoint every this many steps inside an epoch (0: epoch ends only)
     resume: bool = True             # continue from out_dir/checkpoint.pt if there is one
     log_every: int = 10             # steps between progress updates and NaN checks
@@ -59,6 +60,7 @@ class TrainSettings:
         if self.preset not in (*PRESETS, 'custom'): raise UserError(f"unknown preset {self.preset!r} (tiny, cpu, gpu or custom)")
         if self.preset == 'custom' and None in (self.nr_resnet, self.nr_filters, self.nr_mix):
             raise UserError("preset 'custom' needs nr_resnet, nr_filters and nr_mix")
+        if self.sampler not in ('fast', 'naive'): raise UserError(f"sampler must be 'fast' or 'naive', not {self.sampler!r}")
         for k in ('batch_size', 'epochs', 'init_batch', 'log_every'):
             if getattr(self, k) < 1: raise UserError(f"{k} must be at least 1, not {getattr(self, k)}")
 
@@ -82,12 +84,14 @@ def load_data(s: TrainSettings):
     if len(d.train) < s.init_batch: raise UserError(f"only {len(d.train)} training maps; need at least init_batch = {s.init_batch}")
     return d
 
-# %% ../../nbs/13c_pixelcnn.train.ipynb #2c2e0e0a
+# %% ../../nbs/13c_pixelcnn.train.ipynb #80fc862f
 def dist_setup(device='cpu'): # the run's device setting (NCCL for CUDA, gloo otherwise)
     "(rank, world size, local rank): initialises the process group when started by torchrun."
     world = int(os.environ.get('WORLD_SIZE', '1'))
+    cuda = str(device).startswith('cuda') or device == 'auto' and torch.cuda.is_available()
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group('nccl' if str(device).startswith('cuda') or device == 'auto' and torch.cuda.is_available() else 'gloo')
+        if cuda: torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', '0')))   # one GPU per process, also for NCCL
+        dist.init_process_group('nccl' if cuda else 'gloo')
     if world == 1: return 0, 1, 0
     return dist.get_rank(), world, int(os.environ.get('LOCAL_RANK', '0'))
 
@@ -298,15 +302,17 @@ def train(settings,  # `TrainSettings` or a dict of its fields
     if world > 1 and dist.is_initialized(): dist.destroy_process_group()
     return st['history']
 
-# %% ../../nbs/13c_pixelcnn.train.ipynb #b9ff4492
+# %% ../../nbs/13c_pixelcnn.train.ipynb #d59391e7
 def write_samples(ema, data, s, epoch, device):
-    "Naive samples of the averaged model → out_dir/samples/epoch_NNN.npz (uint8 maps, features) and .png."
+    "Samples of the averaged model → out_dir/samples/epoch_NNN.npz (uint8 maps, features) and .png."
     import matplotlib.pyplot as plt
     n = min(s.n_samples, len(data.test))
     noise = draw_noise(n, ema.cfg, torch.Generator().manual_seed(s.seed), device)
     h = None if data.h_test is None else torch.from_numpy(data.h_test[:n]).to(device)
     t0 = time.time()
-    fake = sample_naive(ema, noise, h).permute(0, 2, 3, 1).cpu().numpy()
+    if s.sampler == 'fast': from hawcnb.pixelcnn.fast import sample_fast as sampler
+    else: sampler = sample_naive
+    fake = sampler(ema, noise, h).permute(0, 2, 3, 1).cpu().numpy()
     secs = time.time() - t0
     d = Path(s.out_dir)/'samples'
     with atomic_path(d/f'epoch_{epoch:03d}.npz') as p:
@@ -314,7 +320,7 @@ def write_samples(ema, data, s, epoch, device):
     fig = sample_grid(data.test[:n], fake, f'epoch {epoch}: test maps (top) and samples for the same showers (bottom)')
     with atomic_path(d/f'epoch_{epoch:03d}.png') as p: fig.savefig(p, format='png', dpi=80)
     plt.close(fig)
-    print(f"epoch {epoch}: {n} naive samples in {secs:.1f} s -> {d}/epoch_{epoch:03d}.png", flush=True)
+    print(f"epoch {epoch}: {n} {s.sampler} samples in {secs:.1f} s -> {d}/epoch_{epoch:03d}.png", flush=True)
     return fake
 
 # %% ../../nbs/13c_pixelcnn.train.ipynb #59e0294a
