@@ -86,7 +86,7 @@ def fields_for(columns): # {name: values} from `event_columns`
     "(name, kind, resolution, parent) of these columns, in the simulator's field order and resolutions."
     return [f for f in field_specs() if f[0] in columns]
 
-# %% ../nbs/16_to_xcdf.ipynb #1af7f8c2
+# %% ../nbs/16_to_xcdf.ipynb #472a8563
 def write_events_xcdf(path,            # output .xcd (written atomically)
                       images,          # uint8 (n, size, size, C) maps
                       enc,             # their `ImageEncoding`
@@ -98,14 +98,15 @@ def write_events_xcdf(path,            # output .xcd (written atomically)
     "Write the events of `images` as an XCDF file with the simulator's fields; returns the path."
     images = np.asarray(images, np.uint8)
     n = len(images)
+    if n == 0: raise UserError("no maps to write")
     with atomic_path(path) as tmp, XCDFWriter(tmp, block_size=1000) as w:
         specs = None
-        for a in range(0, max(n, 1), chunk):
+        for a in range(0, n, chunk):
             cols = event_columns(images[a:a + chunk], enc, layout, None if truth is None else truth[a:a + chunk], a)
             if specs is None:
                 specs = fields_for(cols)
                 for name, kind, res, parent in specs: w.add_field(name, kind, res, parent)
-            if n: w.write_columns({s[0]: cols[s[0]] for s in specs})
+            w.write_columns({s[0]: cols[s[0]] for s in specs})
             if progress: progress(min(a + chunk, n))
         from hawcnb import __version__
         for c in [f"generator=hawcnb to-xcdf {__version__}", f"layout_hash={layout.hash()}",
