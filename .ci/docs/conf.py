@@ -17,7 +17,7 @@ author = _cfg['author']
 copyright = _cfg['copyright']
 release = version = _cfg['version']
 
-extensions = ['myst_nb', 'sphinx.ext.autodoc', 'sphinx.ext.viewcode', 'sphinx.ext.mathjax']
+extensions = ['myst_nb', 'sphinx.ext.autodoc', 'sphinx.ext.mathjax']  # no viewcode: classes re-exported by hawcnb.xcdf break its back-links; the notebooks are the source view
 root_doc = 'index'
 exclude_patterns = ['_build', '**.ipynb_checkpoints']
 templates_path = []
@@ -75,7 +75,10 @@ def _markdown_inline(app, what, name, obj, options, lines):
     def span(m):
         after = m.string[m.end():m.end() + 1]
         return m.group(1) + ('\\ ' if m.group(1) else '') + m.group(2) + ('\\ ' if after.isalnum() else '')
+    def plain(text):  # Markdown prose: |x| and a lone * are text, not rST substitutions or emphasis
+        return text.replace('\\', '\\\\').replace('|', '\\|').replace('*', '\\*')
     for i, l in enumerate(lines):
+        l = ''.join(part if k % 2 else plain(part) for k, part in enumerate(re.split(r'(`[^`\n]+`)', l)))
         l = re.sub(r'\[([^\]\n`]+)\]\((\S+?)\)', r'`\1 <\2>`__', l)
         lines[i] = re.sub(r'(\w?)(`[^`\n]+`(?:__)?)', span, l)
 
