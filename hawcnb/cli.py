@@ -17,7 +17,7 @@ COMMANDS = {  # name: (module, one-line help); the module exports `cli_<name>(ar
     'simulate': ('hawcnb.simulate', 'simulate toy HAWC gamma/proton events (shower, detector, trigger, reco) as XCDF files'),
     'parse': ('hawcnb.parse', 'XCDF files to numpy datasets: layout, 1-D parameters, 40x40 images (parse_hawc.py)'),
     'plot': ('hawcnb.plot', 'draw simulated or generated events (.npz) on the 40x40 grid and the PMT layout'),
-    'xcdf': ('hawcnb.xcdf', 'inspect XCDF files like the C++ xcdf utility: info, dump, csv, count, comments, check'),
+    'xcdf': ('hawcnb.xcdf_cli', 'inspect XCDF files like the C++ xcdf utility: info, dump, csv, count, comments, check'),
     'sample': ('hawcnb.sample', 'draw events from a trained model (gan1d, cgan1d, pixelcnn, ...)'),
     'to-xcdf': ('hawcnb.to_xcdf', 'generated 40x40 maps (.npz events) back to HAWC events: hits, reconstruction, XCDF'),
 }

@@ -17,7 +17,7 @@ _all_ = ['XCDFWriter', 'XCDFError']
 from .xcdf_expr import Env, evaluate, selection, expression_type, parse
 
 # %% auto #0
-__all__ = ['MAX_BLOCK_ENTRIES', 'XCDFFile', 'cli_xcdf', 'XCDFWriter', 'XCDFError']
+__all__ = ['MAX_BLOCK_ENTRIES', 'XCDFFile', 'XCDFWriter', 'XCDFError']
 
 # %% ../nbs/01_xcdf.ipynb #83b8ae0d
 class _Block:
@@ -515,9 +515,3 @@ def __iter__(self:XCDFFile):
     names = self._layout.names
     for cols in self._py_events(names):
         for row in zip(*cols): yield dict(zip(names, row))
-
-# %% ../nbs/01_xcdf.ipynb #133ca122
-def cli_xcdf(argv):     # arguments after `hawcnb xcdf`
-    "`hawcnb xcdf VERB FILE ...`: info, dump, csv, count, comments, check (see `hawcnb.xcdf_cli`)."
-    from hawcnb.xcdf_cli import cli_xcdf as run
-    return run(argv)
