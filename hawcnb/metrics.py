@@ -7,10 +7,11 @@ from __future__ import annotations
 import math
 import numpy as np
 from scipy import optimize, stats
+from .core import UserError
 
 # %% auto #0
 __all__ = ['feature_distances', 'triangular_discrimination', 'reference_bins', 'binned_counts', 'separation_power',
-           'frechet_distance', 'fpd', 'mmd_poly_unbiased', 'kpd', 'auc_score', 'classifier_test',
+           'frechet_distance', 'fpd', 'mmd_poly_unbiased', 'kpd', 'auc_score', 'classifier_test', 'classifier_test_gbt',
            'correlation_difference', 'compare', 'sliced_ks', 'binned_quantiles', 'plot_profile', 'plot_hists',
            'plot_cdfs', 'plot_corr_diff']
 
@@ -103,15 +104,19 @@ def fpd(reference,            # (n, d) reference features
         num_points=10,        # batch sizes, regularly spaced in 1/N
         normalise=True,       # divide features by the reference's max |value| first
         seed=42):             # random seed for the batches
-    "Fréchet physics distance extrapolated to infinite samples, and its uncertainty (JetNet definition)."
+    "Fréchet physics distance extrapolated to infinite samples, and its uncertainty (JetNet definition, batches drawn without replacement)."
     x, y = _as2d(reference), _as2d(generated)
+    n, d = min(len(x), len(y)), x.shape[1]
+    if not (d + 1 < min_samples < max_samples <= n):
+        raise UserError(f"fpd: n too small: batches of {min_samples} to {max_samples} events need {d + 1} < min_samples "
+                        f"< max_samples <= the smaller sample ({len(x)} reference, {len(y)} generated events)")
     if normalise: x, y = _normalise(x, y)
     rng = np.random.default_rng(seed)
     sizes = (1 / np.linspace(1 / min_samples, 1 / max_samples, num_points)).astype(int)
     vals = []
     for n in sizes:
-        vals.append(np.mean([frechet_distance(*_mean_cov(x[rng.integers(0, len(x), n)]),
-                                              *_mean_cov(y[rng.integers(0, len(y), n)]))
+        vals.append(np.mean([frechet_distance(*_mean_cov(x[rng.permutation(len(x))[:n]]),
+                                              *_mean_cov(y[rng.permutation(len(y))[:n]]))
                              for _ in range(num_batches)]))
     (intercept, slope), cov = optimize.curve_fit(lambda t, a, b: a + b * t, 1 / sizes, vals,
                                                  bounds=([0, 0], [np.inf, np.inf]))
@@ -151,15 +156,17 @@ def kpd(reference,          # (n, d) reference features
         batch_size=5_000,   # events per batch (capped at the sample sizes)
         normalise=True,     # divide features by the reference's max |value| first
         seed=42):           # random seed for the batches
-    "Kernel physics distance: median unbiased MMD^2 over batches and half its 16-84% spread (JetNet definition)."
+    "Kernel physics distance: median unbiased MMD^2 over batches and half its 16-84% spread (JetNet definition, batches without replacement)."
     x, y = _as2d(reference), _as2d(generated)
+    if min(len(x), len(y)) < 20:
+        raise UserError(f"kpd: n too small: need at least 20 events in each sample ({len(x)} reference, {len(y)} generated)")
     if normalise: x, y = _normalise(x, y)
-    batch_size = min(batch_size, len(x), len(y))
+    batch_size = min(batch_size, len(x) // 2, len(y) // 2)
     vals = []
     for i in range(num_batches):
         rng = np.random.default_rng(seed + 1000 * i)
-        vals.append(mmd_poly_unbiased(x[rng.integers(0, len(x), batch_size)],
-                                      y[rng.integers(0, len(y), batch_size)]))
+        vals.append(mmd_poly_unbiased(x[rng.permutation(len(x))[:batch_size]],
+                                      y[rng.permutation(len(y))[:batch_size]]))
     return float(np.median(vals)), float(stats.iqr(vals, rng=(16.275, 83.725)) / 2)
 
 # %% ../nbs/08_metrics.ipynb #8a8ec317
@@ -189,6 +196,17 @@ def _platt(logits, labels, iters=100):
         if np.abs(step).max() < 1e-10: break
     return a, b
 
+def _with_truth(reference, generated, reference_truth=None, generated_truth=None):
+    "Features with the truth (conditions) appended as extra columns; both truths or neither."
+    r, g = _as2d(reference), _as2d(generated)
+    if (reference_truth is None) != (generated_truth is None):
+        raise UserError("give both reference_truth and generated_truth, or neither")
+    if reference_truth is None: return r, g
+    tr, tg = _as2d(reference_truth), _as2d(generated_truth)
+    if len(tr) != len(r) or len(tg) != len(g) or tr.shape[1] != tg.shape[1]:
+        raise UserError(f"truth arrays must pair up with the events: {tr.shape} for {len(r)} reference, {tg.shape} for {len(g)} generated")
+    return np.hstack([r, tr]), np.hstack([g, tg])
+
 def _bce(p, t):
     p = np.clip(p, 1e-7, 1 - 1e-7)
     return float(-np.mean(t * np.log(p) + (1 - t) * np.log(1 - p)))
@@ -202,11 +220,13 @@ def classifier_test(reference,         # (n, d) reference events
                     lr=1e-3,           # Adam learning rate
                     patience=5,        # stop after this many epochs without a better validation loss
                     fractions=(0.5, 0.2), # train and validation fractions (the rest is the test part)
-                    seed=0):           # seed of the split, the initialisation and the batches
+                    seed=0,            # seed of the split, the initialisation and the batches
+                    reference_truth=None, # (n, k) true shower of each reference event, appended to its features
+                    generated_truth=None): # (m, k) the conditions each generated event was made with
     "Classifier two-sample test: held-out AUC (with error) and calibrated JSD (bits) of an MLP telling the samples apart."
     import torch
     from torch import nn
-    r, g = _as2d(reference), _as2d(generated)
+    r, g = _with_truth(reference, generated, reference_truth, generated_truth)
     n = min(len(r), len(g))
     rng = np.random.default_rng(seed)
     x = np.concatenate([r[rng.permutation(len(r))[:n]], g[rng.permutation(len(g))[:n]]])
@@ -249,6 +269,30 @@ def classifier_test(reference,         # (n, d) reference events
     jsd = max(0.0, (math.log(2) - _bce(p_te, t[te])) / math.log(2))
     return dict(auc=auc, auc_err=auc_err, jsd=jsd, n_test=len(te), epochs=epoch + 1)
 
+# %% ../nbs/08_metrics.ipynb #a1f0d005
+def classifier_test_gbt(reference,          # (n, d) reference events
+                        generated,          # (m, d) generated events
+                        folds=5,            # cross-validation folds
+                        max_iter=100,       # boosting iterations
+                        learning_rate=0.1,  # boosting learning rate
+                        seed=0,             # seed of the balancing and the folds
+                        reference_truth=None, # (n, k) true shower of each reference event, appended to its features
+                        generated_truth=None, # (m, k) the conditions each generated event was made with
+                        **kw):              # more arguments for `HistGradientBoostingClassifier`
+    "Classifier two-sample test with gradient-boosted trees: cross-validated AUC (out-of-fold scores) and its error."
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    r, g = _with_truth(reference, generated, reference_truth, generated_truth)
+    n = min(len(r), len(g))
+    if n < folds: raise UserError(f"classifier_test_gbt: n too small ({len(r)} reference, {len(g)} generated events for {folds} folds)")
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([r[rng.permutation(len(r))[:n]], g[rng.permutation(len(g))[:n]]])
+    t = np.concatenate([np.zeros(n, int), np.ones(n, int)])
+    clf = HistGradientBoostingClassifier(max_iter=max_iter, learning_rate=learning_rate, random_state=seed, **kw)
+    p = cross_val_predict(clf, x, t, cv=StratifiedKFold(folds, shuffle=True, random_state=seed), method='predict_proba')[:, 1]
+    auc, auc_err = auc_score(p[t == 0], p[t == 1])
+    return dict(auc=auc, auc_err=auc_err, n_test=2 * n)
+
 # %% ../nbs/08_metrics.ipynb #c14b98c1
 def correlation_difference(reference, # (n, d) reference events
                            generated): # (m, d) generated events
@@ -269,9 +313,12 @@ def compare(reference,          # (n, d) reference events (for example held-out 
             names=None,         # feature names (default f0, f1, ...)
             n_splits=5,         # random half splits for the floors
             bins=50,            # histogram bins for the separation power
-            classifier=True,    # run the classifier two-sample test
+            classifier=True,    # classifier two-sample tests: True (MLP and GBT), 'mlp', 'gbt' or False
             fpd_kpd=True,       # compute FPD and KPD
             classifier_kw=None, # extra arguments for `classifier_test`
+            gbt_kw=None,        # extra arguments for `classifier_test_gbt`
+            reference_truth=None, # (n, k) true shower of each reference event: the classifiers see features + truth
+            generated_truth=None, # (m, k) the conditions of each generated event (with `reference_truth`)
             seed=0):            # seed of the splits
     "The metrics table of `generated` against `reference`, each metric next to its two-halves floor."
     import pandas as pd
@@ -285,17 +332,21 @@ def compare(reference,          # (n, d) reference events (for example held-out 
     per = {k: ([], []) for k in ('ks', 'w1', 'sep', 'corr')}
     for s in range(n_splits):
         p = rng.permutation(len(r))
-        a, b, gg = r[p[:h]], r[p[h:2 * h]], g[rng.permutation(len(g))[:h]]
+        ig_ = rng.permutation(len(g))[:h]
+        a, b, gg = r[p[:h]], r[p[h:2 * h]], g[ig_]
         for i, other in enumerate((gg, b)):
             fd = feature_distances(a, other)
             per['ks'][i].append(fd['ks']); per['w1'][i].append(fd['w1'])
             per['sep'][i].append(separation_power(a, other, edges))
             per['corr'][i].append(correlation_difference(a, other)['max_abs'])
-        if s == 0: a0, b0, g0 = a, b, gg
+        if s == 0: a0, b0, g0, ia, ib, ig = a, b, gg, p[:h], p[h:2 * h], ig_
+
     rows = []
-    def add(metric, feature, v, ve, f, fe, ratio=True):
+    def add(metric, feature, v, ve, f, fe, ratio=True, flag=''):
         rows.append(dict(metric=metric, feature=feature, value=v, value_err=ve, floor=f, floor_err=fe,
-                         ratio=v / f if ratio and f else np.nan))
+                         ratio=v / f if ratio and f else np.nan, flag=flag))
+    def refused(metric, err):  # a metric that refused these sample sizes: NaN, flagged
+        add(metric, '(all)', np.nan, np.nan, np.nan, np.nan, flag=f"n too small (h={h})")
     for key, label in (('ks', 'KS'), ('w1', 'W1/std'), ('sep', 'separation')):
         v, f = np.array(per[key][0]), np.array(per[key][1])
         for j, nm in enumerate(names): add(label, nm, v[:, j].mean(), v[:, j].std(), f[:, j].mean(), f[:, j].std())
@@ -305,18 +356,38 @@ def compare(reference,          # (n, d) reference events (for example held-out 
     add('corr max|diff|', '(all)', v.mean(), v.std(), f.mean(), f.std())
     if fpd_kpd:
         zr, za, zb, zg, zgf = _standardise(r, a0, b0, g0, g)
-        lo = max(h // 5, 50)
-        vf, ef = fpd(zr, zgf, lo, h, num_batches=10, normalise=False)
-        ff, eff = fpd(za, zb, lo, h, num_batches=10, normalise=False)
-        add('FPD', '(all)', vf, ef, ff, eff)
-        bs = min(h, 2000)
-        vk, ek = kpd(za, zg, num_batches=10, batch_size=bs, normalise=False)
-        fk, efk = kpd(za, zb, num_batches=10, batch_size=bs, normalise=False)
-        add('KPD', '(all)', vk, ek, fk, efk)
-    if classifier:
+        lo = max(h // 5, 5 * (d + 1))
+        try:
+            if 2 * lo > h: raise UserError(f"fpd: n too small for batches of {lo} to {h} events")
+            vf, ef = fpd(zr, zgf, lo, h, num_batches=10, normalise=False)
+            ff, eff = fpd(za, zb, lo, h, num_batches=10, normalise=False)
+            add('FPD', '(all)', vf, ef, ff, eff)
+        except UserError as e: refused('FPD', e)
+        try:
+            vk, ek = kpd(za, zg, num_batches=10, batch_size=2000, normalise=False)
+            fk, efk = kpd(za, zb, num_batches=10, batch_size=2000, normalise=False)
+            add('KPD', '(all)', vk, ek, fk, efk)
+        except UserError as e: refused('KPD', e)
+    truth = {}
+    if (reference_truth is None) != (generated_truth is None):
+        raise UserError("give both reference_truth and generated_truth, or neither")
+    if reference_truth is not None:
+        rt, gt = _as2d(reference_truth), _as2d(generated_truth)
+        if len(rt) != len(r) or len(gt) != len(g): raise UserError("truth arrays must pair up with the events row by row")
+        truth = lambda other: dict(reference_truth=rt[ia], generated_truth=other)
+    tv = (lambda: truth(gt[ig])) if truth else dict
+    tf = (lambda: truth(rt[ib])) if truth else dict
+    if classifier in (True, 'mlp'):
         kw = dict(seed=seed) | (classifier_kw or {})
-        cv, cf = classifier_test(a0, g0, **kw), classifier_test(a0, b0, **kw)
-        add('classifier AUC', '(all)', cv['auc'], cv['auc_err'], cf['auc'], cf['auc_err'], ratio=False)
+        cv, cf = classifier_test(a0, g0, **kw, **tv()), classifier_test(a0, b0, **kw, **tf())
+        add('classifier AUC (MLP)', '(all)', cv['auc'], cv['auc_err'], cf['auc'], cf['auc_err'], ratio=False)
+    if classifier in (True, 'gbt'):
+        kw = dict(seed=seed) | (gbt_kw or {})
+        try:
+            bv, bf = classifier_test_gbt(a0, g0, **kw, **tv()), classifier_test_gbt(a0, b0, **kw, **tf())
+            add('classifier AUC (GBT)', '(all)', bv['auc'], bv['auc_err'], bf['auc'], bf['auc_err'], ratio=False)
+        except UserError as e: refused('classifier AUC (GBT)', e)
+    if classifier in (True, 'mlp'):
         add('classifier JSD (bits)', '(all)', cv['jsd'], np.nan, cf['jsd'], np.nan, ratio=False)
     return pd.DataFrame(rows)
 
@@ -416,6 +487,12 @@ def plot_hists(reference,          # (n, d) reference events
         ax.stairs(hr / (len(r) * np.diff(e)), e, color='k', lw=1.5, label=ref_label)
         if ratio:
             axr = fig.add_subplot(cell[1], sharex=ax)
+            scale0 = len(r) / len(next(iter(gens.values())))
+            expect = np.maximum(hr / scale0, 1)
+            sig = np.sqrt(1 / np.maximum(hr, 1) + 1 / expect)
+            axr.fill_between(e, np.r_[1 - sig, 1 - sig[-1]], np.r_[1 + sig, 1 + sig[-1]], step='post',
+                             color='0.85', lw=0, label='floor ±1σ', zorder=0)   # underneath the ratio points
+            centres = 0.5 * (e[:-1] + e[1:])
         for k, (lab, g) in enumerate(gens.items()):
             hg, _ = np.histogram(g[:, j], e)
             ax.stairs(hg / (len(g) * np.diff(e)), e, lw=1.2, color=f"C{k}", label=lab)
@@ -423,12 +500,9 @@ def plot_hists(reference,          # (n, d) reference events
                 scale = len(r) / len(g)
                 with np.errstate(divide='ignore', invalid='ignore'):
                     rat = np.where(hr > 0, hg * scale / hr, np.nan)
-                axr.stairs(rat, e, color=f"C{k}", lw=1.2)
-                if k == 0:
-                    expect = np.maximum(hr / scale, 1)
-                    sig = np.sqrt(1 / np.maximum(hr, 1) + 1 / expect)
-                    axr.fill_between(e, np.r_[1 - sig, 1 - sig[-1]], np.r_[1 + sig, 1 + sig[-1]], step='post',
-                                     color='0.8', lw=0, label='floor ±1σ')
+                    rerr = rat * np.sqrt(1 / np.maximum(hg, 1) + 1 / np.maximum(hr, 1))
+                dx = (k - (len(gens) - 1) / 2) * 0.15 * np.diff(e)   # side by side when several samples
+                axr.errorbar(centres + dx, rat, yerr=rerr, fmt='o', ms=2, lw=0.8, color=f"C{k}", zorder=2)
         if log: ax.set_yscale('log')
         ax.set_title(names[j], fontsize=9)
         ax.tick_params(labelsize=7)

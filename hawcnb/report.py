@@ -174,13 +174,17 @@ def evaluate(reference,          # `rec_table` / `param_table` of the reference 
     tab = compare(r[features].to_numpy(), g[features].to_numpy(), features, n_splits=n_splits, classifier_kw=kw, seed=seed)
     ks = tab[tab.metric == 'KS'].reset_index(drop=True)
     row = lambda m: tab[tab.metric == m].iloc[0]
-    auc, fpd, kpd = row('classifier AUC'), row('FPD'), row('KPD')
+    auc, fpd, kpd = row('classifier AUC (MLP)'), row('FPD'), row('KPD')
+    gbt = tab[tab.metric == 'classifier AUC (GBT)']
+    gbt = gbt.iloc[0] if len(gbt) else None
     worst = int(np.nanargmax(ks.ratio))
     head = dict(n_reference=len(r), n_generated=len(g), fail_reference=float(reference.angle_failed.mean()),
                 fail_generated=float(generated.angle_failed.mean()), ks_ratio_median=float(ks.ratio.median()),
                 ks_ratio_max=float(ks.ratio[worst]), ks_worst=ks.feature[worst], auc=float(auc.value),
                 auc_err=float(auc.value_err), auc_floor=float(auc.floor), auc_floor_err=float(auc.floor_err),
-                fpd=float(fpd.value), fpd_floor=float(fpd.floor), kpd=float(kpd.value), kpd_floor=float(kpd.floor))
+                fpd=float(fpd.value), fpd_floor=float(fpd.floor), kpd=float(kpd.value), kpd_floor=float(kpd.floor),
+                fpd_flag=fpd.flag, kpd_flag=kpd.flag,   # 'n too small (h=...)' where FPD / KPD could not be estimated (NaN)
+                auc_gbt=float(gbt.value) if gbt is not None else np.nan, auc_gbt_floor=float(gbt.floor) if gbt is not None else np.nan)
     return tab, head
 
 # %% ../nbs/21_report.ipynb #a7268e5b
@@ -424,9 +428,9 @@ def markdown_table(df,            # DataFrame: columns become the header
     lines += ['| ' + ' | '.join(cell(v) for v in row) + ' |' for row in d.itertuples(index=False)]
     return '\n'.join(lines)
 
-def fmt_vs(value, floor, digits=3):  # a metric and its floor
-    "'value (floor f)' with `digits` decimals; '–' when the value is missing."
-    if value is None or (isinstance(value, float) and math.isnan(value)): return '–'
+def fmt_vs(value, floor, digits=3, flag=''):  # a metric and its floor; the metric's `flag` from `compare`
+    "'value (floor f)' with `digits` decimals; the flag (e.g. 'n too small') or '–' when the value is missing."
+    if value is None or (isinstance(value, float) and math.isnan(value)): return flag or '–'
     return f"{value:.{digits}f} (floor {floor:.{digits}f})"
 
 def fmt_seconds(s):  # seconds
