@@ -14,6 +14,7 @@ __all__ = ['MODELS', 'sample_usage', 'cli_sample']
 MODELS = {  # model name: (module, one-line help); the module exports `sample_cli_<model>(argv)`
     'gan1d': ('hawcnb.gan1d', 'plain parameter GAN: the 8 reconstructed event parameters'),
     'cgan1d': ('hawcnb.gan1d', 'conditional parameter GAN: event parameters given the true shower'),
+    'flow1d': ('hawcnb.flow1d', 'conditional neural-spline normalizing flow: event parameters given the true shower (or unconditional)'),
     'pixelcnn': ('hawcnb.pixelcnn.fast', 'PixelCNN++ 40x40 maps, fast cached or naive sampler, conditional or not'),
     'dcgan': ('hawcnb.image_gans', 'DCGAN on the 40x40 maps (1 or 2 channels, optionally given the true shower)'),
     'wgan': ('hawcnb.image_gans', 'WGAN-GP on the 40x40 maps (1 or 2 channels, optionally given the true shower)'),
